@@ -1,0 +1,25 @@
+# Two entry points a newcomer needs: `make train` and `make test`. Both set up first.
+PY ?= python3
+PIP = $(PY) -m pip
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: setup train test lint bench
+
+# torch first, pinned to the CPU wheel this machine carries; elsewhere pip picks your own build.
+setup:
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+
+train: setup
+	$(PY) train_rl.py env=PickPlace-v0
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint:
+	$(PY) -m ruff check .
+
+bench:
+	$(PY) bench/bench_core.py

@@ -1,0 +1,1 @@
+"""latentflow_core package."""
