@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers the ids)
+from envs.graph_search import NODE_FEATURES, GraphSearchEnv
 from envs.sudoku import SudokuEnv, count_solutions, generate_puzzle, is_solution, load_puzzles_csv
 
 DATA = Path(__file__).parent / "data"
@@ -196,3 +197,120 @@ def test_sudoku_render_modes():
     image = env.render()
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert len(np.unique(image.reshape(-1, 3), axis=0)) >= 3
+
+
+# ------------------------------------------------------------------------------------------ GraphSearch
+
+
+def _bfs_distances(adjacency: np.ndarray, source: int) -> dict[int, int]:
+    """Hop distances from ``source`` over a 0/1 adjacency matrix (the test's own BFS)."""
+    dist, frontier = {source: 0}, [source]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for other in np.flatnonzero(adjacency[node]):
+                if int(other) not in dist:
+                    dist[int(other)] = dist[node] + 1
+                    nxt.append(int(other))
+        frontier = nxt
+    return dist
+
+
+def _bfs_action(obs: dict[str, np.ndarray]) -> int:
+    """The neighbour of the current node closest to the goal, from the observation alone."""
+    features = obs["node_features"]
+    goal = int(np.argmax(features[:, NODE_FEATURES.index("is_goal")]))
+    to_goal = _bfs_distances(obs["adjacency"], goal)
+    neighbours = np.flatnonzero(obs["action_mask"])
+    return int(min(neighbours, key=lambda node: to_goal[int(node)]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_graph_is_connected_and_mask_is_neighbours(seed: int):
+    env = GraphSearchEnv(n_nodes=(6, 20), max_nodes=24)
+    obs, info = env.reset(seed=seed)
+    n = info["n_nodes"]
+    adjacency = obs["adjacency"]
+    assert np.array_equal(adjacency, adjacency.T) and not np.any(np.diag(adjacency))
+    assert not np.any(adjacency[n:]) and not np.any(adjacency[:, n:])
+    assert len(_bfs_distances(adjacency, 0)) == n, "every real node is reachable"
+    assert np.array_equal(obs["node_mask"], (np.arange(24) < n).astype(np.int8))
+    current = int(np.argmax(obs["node_features"][:, NODE_FEATURES.index("is_current")]))
+    assert np.array_equal(obs["action_mask"], adjacency[current])
+    goal = int(np.argmax(obs["node_features"][:, NODE_FEATURES.index("is_goal")]))
+    assert info["shortest_path_length"] == _bfs_distances(adjacency, current)[goal] >= 1
+
+
+@pytest.mark.parametrize(("n_nodes", "max_nodes"), [((5, 8), 8), ((8, 16), 16), (40, 48)])
+def test_bfs_agent_is_optimal_at_any_size(n_nodes, max_nodes: int):
+    env = gym.make("GraphSearch-v0", n_nodes=n_nodes, max_nodes=max_nodes)
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        assert obs["node_features"].shape == (max_nodes, len(NODE_FEATURES))
+        assert obs in env.observation_space
+        terminated = truncated = False
+        while not (terminated or truncated):
+            obs, _, terminated, truncated, info = env.step(_bfs_action(obs))
+        assert info["is_success"] and info["n_invalid"] == 0
+        assert info["shortest_path_length"] / info["path_length"] == 1.0
+
+
+def test_invalid_move_stays_and_pays():
+    env = GraphSearchEnv(n_nodes=10, step_cost=0.05, invalid_cost=0.25)
+    obs, _ = env.reset(seed=0)
+    current = env.current
+    invalid = int(np.flatnonzero(obs["action_mask"] == 0)[0])
+    obs, reward, terminated, _, info = env.step(invalid)
+    assert env.current == current and info["n_invalid"] == 1 and info["path_length"] == 0
+    assert reward == pytest.approx(-0.3) and not terminated
+
+
+def test_goal_reward_terminates():
+    env = GraphSearchEnv(n_nodes=12, goal_reward=5.0, step_cost=0.0)
+    obs, info = env.reset(seed=1)
+    rewards = []
+    for _ in range(info["shortest_path_length"]):
+        obs, reward, terminated, _, info = env.step(_bfs_action(obs))
+        rewards.append(reward)
+    assert terminated and info["is_success"] and rewards[-1] == 5.0 and sum(rewards) == 5.0
+
+
+def test_graph_step_limit_truncates():
+    env = GraphSearchEnv(n_nodes=12, max_steps=3)
+    obs, _ = env.reset(seed=1)
+    invalid = int(np.flatnonzero(obs["action_mask"] == 0)[0])
+    results = [env.step(invalid) for _ in range(3)]
+    assert [r[3] for r in results] == [False, False, True]
+
+
+def test_graph_same_seed_same_graph():
+    first, _ = GraphSearchEnv().reset(seed=7)
+    second, _ = GraphSearchEnv().reset(seed=7)
+    third, _ = GraphSearchEnv().reset(seed=8)
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+    assert not np.array_equal(first["node_features"], third["node_features"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_nodes": 1},
+        {"n_nodes": (10, 5)},
+        {"n_nodes": "many"},
+        {"n_nodes": (4, 20), "max_nodes": 10},
+        {"avg_degree": 0.0},
+        {"max_steps": 0},
+        {"render_mode": "human"},
+    ],
+)
+def test_graph_bad_args_raise(kwargs: dict):
+    with pytest.raises(ValueError):
+        GraphSearchEnv(**kwargs)
+
+
+def test_graph_render():
+    env = gym.make("GraphSearch-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    image = env.render()
+    assert image.dtype == np.uint8 and image.shape == (256, 256, 3)
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) >= 4
