@@ -46,8 +46,8 @@ CUBE_OBS_SIZE = 16
 """Cube block: position (3), position minus grip (3), quaternion (4), velocity (3), angular velocity (3)."""
 
 DEFAULT_CAMERA_CONFIG = {
-    "distance": 0.85,
-    "elevation": -30.0,
+    "distance": 1.0,
+    "elevation": -35.0,
     "azimuth": 140.0,
     "lookat": np.array([0.0, 0.0, 0.05]),
 }
