@@ -1,0 +1,18 @@
+"""Evaluate a checkpoint: ``python evaluate.py checkpoint=<path> episodes=20 video=true`` (see docs/training.md)."""
+
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    """Validate the config, evaluate, print the report's headline; exit 2 on a bad checkpoint or setting."""
+    from agents.evaluation import main as evaluate_main
+
+    sys.exit(evaluate_main(OmegaConf.to_container(cfg, resolve=True)))
+
+
+if __name__ == "__main__":
+    main()
