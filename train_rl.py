@@ -4,11 +4,15 @@ Overrides: ``seed=3 n_envs=8 vec_env=subproc agent.total_timesteps=2e5 policy=gr
 env.irregular=true logger.wandb=true resume=<run dir>``; sweeps: ``python train_rl.py -m policy=a,b seed=0,1``.
 """
 
+import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+
+if sys.platform.startswith("linux"):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen MuJoCo rendering (videos) without a display
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")

@@ -458,7 +458,11 @@ class TrainingSession:
         """Film one episode of the final policy and attach it to the wandb run."""
         from agents.evaluation import EpisodeSettings, record_video
 
-        path, fps = record_video(final / "safe", self.run_dir / "videos", EpisodeSettings.from_train(self.cfg))
+        try:
+            path, fps = record_video(final / "safe", self.run_dir / "videos", EpisodeSettings.from_train(self.cfg))
+        except Exception as err:  # rendering needs a GL backend; a missing one must not fail a finished run
+            print(f"warning: no wandb video ({type(err).__name__}: {err}); set MUJOCO_GL=egl or osmesa", flush=True)
+            return
         if path is not None:
             log_wandb_video(self.wandb, path, fps)
 
