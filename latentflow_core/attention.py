@@ -33,12 +33,24 @@ class CrossAttention(nn.Module):
     def forward(
         self, queries: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        q = self.to_q(self.norm_q(queries))
+        return self.attend(queries, self.context_kv(context), context_mask)
+
+    def context_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values ``(b, h, m, d)`` of a context; compute once, attend many times."""
         k, v = self.to_kv(self.norm_kv(context)).chunk(2, dim=-1)
-        # (b, n, (h d)) -> (b, h, n, d) for q, k and v alike
-        q, k, v = (rearrange(x, "b n (h d) -> b h n d", h=self.heads) for x in (q, k, v))
+        # (b, m, (h d)) -> (b, h, m, d) for k and v alike
+        return tuple(rearrange(x, "b m (h d) -> b h m d", h=self.heads) for x in (k, v))
+
+    def attend(
+        self,
+        queries: torch.Tensor,
+        kv: tuple[torch.Tensor, torch.Tensor],
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Queries ``(b, q, d_q)`` over precomputed ``context_kv`` -> ``(b, q, d_q)``."""
+        q = rearrange(self.to_q(self.norm_q(queries)), "b q (h d) -> b h q d", h=self.heads)
         attn_mask = None if context_mask is None else rearrange(context_mask, "b m -> b 1 1 m")
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        out = F.scaled_dot_product_attention(q, *kv, attn_mask=attn_mask)
         return self.to_out(rearrange(out, "b h q d -> b q (h d)"))
 
 

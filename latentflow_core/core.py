@@ -102,40 +102,77 @@ class LatentFlowCore(nn.Module):
         # (t, b, m, d_in) -> ((t b), m, d_in): every observation of the sequence in one encoder call
         flat_mask = None if token_mask is None else rearrange(token_mask.bool(), "t b m -> (t b) m")
         latents = self.encoder(rearrange(tokens, "t b m d -> (t b) m d"), flat_mask)
-        latents_tb = rearrange(latents, "(t b) n d -> t b n d", t=t)
+        # Only the transformer encoder keeps one latent per token, so only it carries the token mask on.
+        latent_mask = flat_mask if self.cfg.encoder == "transformer" else None
+        steps = self._prepare_steps(latents, latent_mask, t)
 
-        plans, hiddens = [], []
+        plans, hiddens, plan_cache = [], [], None
+        resets = episode_start.any(dim=1).tolist()  # one check for the sequence, not one per step
         for i in range(t):
-            state = state.reset(episode_start[i])
-            plan, state = self._recurrent_step(latents_tb[i], dt[i], state)
-            plans.append(plan)
+            if resets[i]:
+                state = state.reset(episode_start[i])
+            plan_cache, state = self._recurrent_step({k: v[i] for k, v in steps.items()}, dt[i], state, plan_cache)
+            plans.append(None if plan_cache is None else plan_cache[0])
             hiddens.append(state.worker)
 
         def stack(xs: list) -> torch.Tensor | None:
             # t tensors (b, ...) -> ((t b), ...)
             return None if xs[0] is None else rearrange(torch.stack(xs), "t b ... -> (t b) ...")
 
-        features = self._decode(latents, stack(plans), stack(hiddens))
+        features = self._decode(latents, stack(plans), stack(hiddens), latent_mask)
         return rearrange(features, "(t b) f -> t b f", t=t), state
 
+    def _prepare_steps(
+        self, latents: torch.Tensor, latent_mask: torch.Tensor | None, t: int
+    ) -> dict[str, torch.Tensor]:
+        """Everything the recurrent loop needs that does not depend on the state, batched over ``(t b)``.
+
+        Returns time-major tensors: the planner's summary ``(t, b, k, d_p)``, the worker's keys and values
+        of ``L`` ``(t, b, h, n, d)`` and the latent mask ``(t, b, n)``, each only where it applies.
+        """
+        steps: dict[str, torch.Tensor] = {}
+        if self.planner is not None:
+            steps["summary"] = self.planner.summarize(latents, latent_mask)
+        if self.worker is not None:
+            steps["keys"], steps["values"] = self.worker.prepare(latents)
+            if latent_mask is not None:
+                steps["mask"] = latent_mask
+        return {k: rearrange(v, "(t b) ... -> t b ...", t=t) for k, v in steps.items()}
+
     def _recurrent_step(
-        self, latents: torch.Tensor, dt: torch.Tensor, state: CoreState
-    ) -> tuple[torch.Tensor | None, CoreState]:
-        """Planner tick and worker integration for one env step; ``latents (b, n, d)``."""
-        z, h, plan = state.plan, state.worker, None
+        self,
+        step: dict[str, torch.Tensor],
+        dt: torch.Tensor,
+        state: CoreState,
+        plan_cache: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> tuple[tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]] | None, CoreState]:
+        """Planner tick and worker integration for one env step; ``step`` is one slice of ``_prepare_steps``.
+
+        ``plan_cache`` holds the plan tokens ``(b, k, d)`` and the worker's keys/values of them from the
+        previous step; they are recomputed only when the planner updates (``z`` changes only then, since a
+        reset also makes the planner due). Returns the cache for the next step and the new state.
+        """
+        z, h = state.plan, state.worker
         if self.planner is not None:
             due = state.tick == 0  # (b,)
-            if bool(due.any()):
-                z_new = self.planner.update(latents, z, h)
-                z = torch.where(rearrange(due, "b -> b 1 1"), z_new, z.to(z_new.dtype))
-            plan = self.planner.plan_tokens(z)
+            if plan_cache is None or bool(due.any()):
+                if bool(due.any()):
+                    z_new = self.planner.update(step["summary"], z, h)
+                    z = torch.where(rearrange(due, "b -> b 1 1"), z_new, z.to(z_new.dtype))
+                plan = self.planner.plan_tokens(z)
+                plan_cache = (plan, None if self.worker is None else self.worker.plan_kv(plan))
         if self.worker is not None:
-            h = self.worker(latents, plan, h, dt)
+            plan_kv = None if plan_cache is None else plan_cache[1]
+            h = self.worker((step["keys"], step["values"]), plan_kv, h, dt, step.get("mask"))
         tick = torch.remainder(state.tick + 1, self.cfg.plan_interval)
-        return plan, CoreState(plan=z, worker=h, tick=tick)
+        return plan_cache, CoreState(plan=z, worker=h, tick=tick)
 
     def _decode(
-        self, latents: torch.Tensor, plan: torch.Tensor | None, worker_h: torch.Tensor | None
+        self,
+        latents: torch.Tensor,
+        plan: torch.Tensor | None,
+        worker_h: torch.Tensor | None,
+        latent_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``L (B, n, d), P (B, k, d) | None, h (B, d_w) | None -> features (B, f)``."""
         extra = []
@@ -146,7 +183,7 @@ class LatentFlowCore(nn.Module):
         context = torch.cat(extra, dim=1) if extra else None  # (B, k + 1, d)
         if self.writeback is not None:
             latents = latents + self.writeback(latents, context)
-        out = self.decoder(latents, context)
+        out = self.decoder(latents, context, latent_mask)
         return out if worker_h is None else torch.cat([out, worker_h.to(out.dtype)], dim=-1)
 
     # ---- input checks: a ValueError that names the setting -------------------------------------------

@@ -88,7 +88,12 @@ class PerceiverDecoder(nn.Module):
         self.queries = nn.Parameter(torch.randn(cfg.n_output_queries, cfg.d_latent) * 0.02)
         self.read = CrossAttentionBlock(cfg.d_latent, cfg.d_latent, cfg.heads)
 
-    def forward(self, latents: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, latents: torch.Tensor, extra: torch.Tensor | None = None, latent_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         context = latents if extra is None else torch.cat([latents, extra], dim=1)  # (b, n + c, d)
+        mask = latent_mask
+        if mask is not None and extra is not None:
+            mask = torch.cat([mask, mask.new_ones(extra.shape[:2])], dim=1)  # (b, n + c)
         queries = repeat(self.queries, "q d -> b q d", b=latents.shape[0])
-        return rearrange(self.read(queries, context), "b q d -> b (q d)")
+        return rearrange(self.read(queries, context, mask), "b q d -> b (q d)")

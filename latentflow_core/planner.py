@@ -31,9 +31,16 @@ class HighLevelPlanner(nn.Module):
             self.gru = nn.GRUCell(d_p, d_p)
         self.to_plan = nn.Sequential(nn.LayerNorm(d_p), nn.Linear(d_p, cfg.d_latent))
 
-    def update(self, latents: torch.Tensor, z: torch.Tensor, worker_h: torch.Tensor | None) -> torch.Tensor:
-        """One planner update: ``L (b, n, d), z (b, k, d_p), h (b, d_w) -> z' (b, k, d_p)``."""
-        inputs = self.pool(latents)  # (b, k, d_p): what the planner sees of the workspace
+    def summarize(self, latents: torch.Tensor, latent_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """What the planner sees of the workspace: ``L (b, n, d) -> (b, k, d_p)`` by attention pooling.
+
+        It does not depend on the recurrent state, so a sequence computes it for all steps at once.
+        """
+        return self.pool(latents, latent_mask)
+
+    def update(self, summary: torch.Tensor, z: torch.Tensor, worker_h: torch.Tensor | None) -> torch.Tensor:
+        """One planner update: ``summary (b, k, d_p), z (b, k, d_p), h (b, d_w) -> z' (b, k, d_p)``."""
+        inputs = summary
         if self.read_worker is not None and worker_h is not None:
             inputs = inputs + rearrange(self.read_worker(worker_h), "b d -> b 1 d")
         for _ in range(self.cfg.plan_iterations):

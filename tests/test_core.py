@@ -64,6 +64,21 @@ def test_paper_preset_shapes() -> None:
     assert state.flatten().shape == (2, core.state_size)
 
 
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_masked_tokens_do_not_matter(encoder: str) -> None:
+    core = make_core(encoder=encoder)
+    tokens, dt = sequence(t=3, b=2, m=6)
+    mask = torch.ones(3, 2, 6, dtype=torch.bool)
+    mask[..., 4:] = False
+    changed = tokens.clone()
+    changed[..., 4:, :] = torch.randn_like(changed[..., 4:, :]) * 10
+    first, _ = core.forward_sequence(tokens, dt, token_mask=mask)
+    second, _ = core.forward_sequence(changed, dt, token_mask=mask)
+    assert torch.allclose(first, second, atol=1e-5)
+    unmasked, _ = core.forward_sequence(changed, dt)
+    assert not torch.allclose(first, unmasked, atol=1e-3)
+
+
 # ---- cell equations ----------------------------------------------------------------------------------
 CELLS = {"ltc": lambda: LTCCell(6, 10, unfolds=4), "cfc": lambda: CfCCell(6, 10), "gru": lambda: GRUWorkerCell(6, 10)}
 
@@ -101,7 +116,7 @@ def test_ltc_fused_solver_converges_to_the_ode() -> None:
         v = v0.clone()
         for _ in range(4000):  # explicit Euler, 1e-4 s steps, to 0.4 s
             v = v + 1e-4 * ltc_rhs(cell, x, v)
-        fused = cell._step(x, v0, torch.full((2,), 0.4, dtype=torch.float64))
+        fused = cell._integrate(cell._drive(x), v0, torch.full((2,), 0.4, dtype=torch.float64))
     assert torch.allclose(fused, v, atol=2e-3)
     assert not torch.allclose(v, v0, atol=1e-2)  # the dynamics did move the state
 
@@ -204,7 +219,14 @@ def test_every_parameter_gets_a_gradient(overrides: dict) -> None:
 def test_solver_stays_float32_under_bf16_autocast() -> None:
     core = make_core()
     seen = []
-    core.worker.cell.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    integrate = core.worker.cell.integrate
+
+    def recording(*args):
+        out = integrate(*args)
+        seen.append(out.dtype)
+        return out
+
+    core.worker.cell.integrate = recording
     with torch.autocast("cpu", dtype=torch.bfloat16):
         features, state = core.forward_sequence(*sequence(t=2, b=2))
     assert seen and set(seen) == {torch.float32}
