@@ -4,7 +4,7 @@ PIP = $(PY) -m pip
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup train test lint bench
+.PHONY: setup train test lint bench sweep
 
 # torch first, pinned to the CPU wheel this machine carries; elsewhere pip picks your own build.
 setup:
@@ -23,3 +23,6 @@ lint:
 
 bench:
 	$(PY) bench/bench_core.py
+
+sweep: setup
+	$(PY) train_rl.py -m policy=latentflow,no_hrm,gru_worker,no_planner,transformer_encoder seed=0,1,2
