@@ -4,8 +4,9 @@
 
 For each preset (``cpu``, ``paper``) and worker (``ltc``, ``cfc``, ``gru``) it times one env step of
 ``LatentFlowCore.step`` (encoder + planner + worker + decoder, 16 input tokens) and, apart, the recurrent
-part alone (planner + worker on a precomputed latent array, what a rollout loop pays per step once the
-encoder is batched), at batch 1 and 16, in inference mode. Medians of ``--repeats`` timed calls.
+part alone (planner + worker on precomputed keys/values of the latent array: what the time loop pays per
+step once the encoder runs batched), at batch 1 and 16, in inference mode, carrying the state from step
+to step. Means of ``--repeats`` timed calls, so planner ticks are counted.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from latentflow_core import CoreConfig, LatentFlowCore
 N_TOKENS, D_IN = 16, 32
 
 
-def median_us(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn`` in microseconds, after a short warm-up."""
+def mean_us(fn: Callable[[], object], repeats: int) -> float:
+    """Mean wall time of ``fn`` in microseconds after a short warm-up (a mean, so planner ticks count)."""
     for _ in range(max(3, repeats // 10)):
         fn()
     times = []
@@ -33,17 +34,24 @@ def median_us(fn: Callable[[], object], repeats: int) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+    return statistics.mean(times) * 1e6
 
 
 def core_row(preset: str, worker: str, batch: int, repeats: int) -> dict:
     core = LatentFlowCore(CoreConfig.from_preset(preset, d_in=D_IN, worker=worker)).eval()
     tokens, dt = torch.randn(batch, N_TOKENS, D_IN), torch.full((batch,), 0.05)
-    state = core.initial_state(batch)
-    latents = core.encoder(tokens)
+    carried = {"state": core.initial_state(batch), "cache": None}
+
+    def full_step() -> None:
+        _, carried["state"] = core.step(tokens, dt, carried["state"])
+
+    def recurrent_step() -> None:
+        carried["cache"], carried["state"] = core._recurrent_step(step, dt, carried["state"], carried["cache"])
+
     with torch.inference_mode():
-        full = median_us(lambda: core.step(tokens, dt, state), repeats)
-        recurrent = median_us(lambda: core._recurrent_step(latents, dt, state), repeats)
+        step = {k: v[0] for k, v in core._prepare_steps(core.encoder(tokens), None, 1).items()}
+        full = mean_us(full_step, repeats)
+        recurrent = mean_us(recurrent_step, repeats)
     params = sum(p.numel() for p in core.parameters())
     return {"model": f"{preset} / {worker}", "batch": batch, "params": params, "full_us": full,
             "recurrent_us": recurrent}
@@ -53,7 +61,7 @@ def lstm_row(batch: int, repeats: int) -> dict:
     lstm = torch.nn.LSTM(D_IN, 64)
     x, hc = torch.randn(1, batch, D_IN), (torch.zeros(1, batch, 64), torch.zeros(1, batch, 64))
     with torch.inference_mode():
-        us = median_us(lambda: lstm(x, hc), repeats)
+        us = mean_us(lambda: lstm(x, hc), repeats)
     return {"model": "nn.LSTM(64)", "batch": batch, "params": sum(p.numel() for p in lstm.parameters()),
             "full_us": us, "recurrent_us": us}
 
@@ -76,7 +84,7 @@ def main() -> None:
     lstm_us = {r["batch"]: r["full_us"] for r in rows if r["model"] == "nn.LSTM(64)"}
     lines = [
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, 1 thread, "
-        f"{N_TOKENS} input tokens of width {D_IN}; medians.",
+        f"{N_TOKENS} input tokens of width {D_IN}; means over steps (planner ticks included).",
         "",
         "| model | batch | params | full step (us) | x LSTM | planner+worker (us) | x LSTM |",
         "|---|---:|---:|---:|---:|---:|---:|",
