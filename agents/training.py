@@ -41,6 +41,7 @@ from agents.checkpointing import (
 )
 from agents.config import TrainConfig, train_config
 from agents.run_info import log_wandb_video, start_wandb, write_run_info
+from policies.tokenizers import DT_KEY
 
 EVAL_SEED_OFFSET = 10_000
 METRICS = ("timesteps", "time_s", "fps", "ep_return", "ep_length", "success_rate", "max_stage", "eval_return",
@@ -141,7 +142,9 @@ def build_vec_env(cfg: TrainConfig, n_envs: int, seed: int, training: bool) -> V
         return venv
     keys = cfg.env.norm_obs_keys
     if keys is None and isinstance(venv.observation_space, gym.spaces.Dict):
-        keys = [k for k, s in venv.observation_space.spaces.items() if np.issubdtype(s.dtype, np.floating)]
+        # the elapsed time is routed to the worker as seconds: normalizing it would make it negative
+        keys = [k for k, s in venv.observation_space.spaces.items()
+                if np.issubdtype(s.dtype, np.floating) and k != DT_KEY]
     return VecNormalize(venv, training=training, norm_obs=cfg.env.normalize,
                         norm_reward=cfg.env.norm_reward and training, gamma=cfg.agent.gamma, norm_obs_keys=keys)
 
