@@ -22,7 +22,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from agents import checkpointing, training
-from test_train_smoke import ROOT, TINY, assert_ok, run_script, train
+from tests.test_train_smoke import ROOT, TINY, assert_ok, run_script, train
 
 NAN_ENV = "LatentFlowTestNanObs-v0"
 
