@@ -26,7 +26,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 import envs  # noqa: F401 - registers the env ids
-from policies import LatentFlowPolicy
+from policies import LatentFlowPolicy, baseline_policy
 
 HYPERPARAMS = {
     "CartPoleNoVel-v1": {
@@ -53,7 +53,7 @@ def linear(start: float) -> Callable[[float], float]:
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, out_dir: Path,
-        schedule: str) -> dict:
+        schedule: str, policy: str) -> dict:
     """Train one seed; returns the summary row and writes the curve CSV."""
     spec = HYPERPARAMS[env_id]
     algo = dict(spec["algo"])
@@ -62,7 +62,11 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
     env = VecNormalize(make_vec_env(env_id, n_envs=spec["n_envs"], seed=seed), norm_reward=True)
     eval_env = VecNormalize(make_vec_env(env_id, n_envs=1, seed=seed + 1000), norm_reward=False, training=False)
     policy_kwargs = {"net_arch": {"pi": [64], "vf": [64]}, "ortho_init": False}
-    model = RecurrentPPO(LatentFlowPolicy, env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **algo)
+    policy_class: str | type = LatentFlowPolicy
+    if policy == "mlp_lstm":  # rl-zoo's own policy for these envs, as a check of the settings
+        policy_class, lstm_kwargs = baseline_policy(env.observation_space)
+        policy_kwargs.update(lstm_kwargs, enable_critic_lstm=True, activation_fn=torch.nn.ReLU)
+    model = RecurrentPPO(policy_class, env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **algo)
     evaluator = EvalCallback(eval_env, n_eval_episodes=eval_episodes, eval_freq=max(1, eval_every // spec["n_envs"]),
                              log_path=tempfile.mkdtemp(prefix="latentflow-eval-"), deterministic=True, verbose=0)
     start = time.perf_counter()
@@ -73,14 +77,16 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
         curve.append((int(t), float(sum(rewards) / len(rewards)), time.perf_counter() - start))
     elapsed = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / f"{env_id}_seed{seed}.csv", "w", newline="") as f:
+    suffix = "" if policy == "latentflow" else f"_{policy}"
+    with open(out_dir / f"{env_id}_seed{seed}{suffix}.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["timesteps", "mean_eval_return"])
         writer.writerows((t, r) for t, r, _ in curve)
     best = max(r for _, r, _ in curve) if curve else float("nan")
     first_hit = next((t for t, r, _ in curve if r >= spec["target"]), None)
     return {
-        "env": env_id, "seed": seed, "schedule": schedule if spec["decay"] else "constant",
+        "env": env_id if policy == "latentflow" else f"{env_id} ({policy})", "seed": seed,
+        "schedule": schedule if spec["decay"] else "constant",
         "steps": model.num_timesteps, "final": curve[-1][1] if curve else float("nan"), "best": best,
         "first_hit": first_hit, "target": spec["target"], "minutes": elapsed / 60,
         "steps_per_s": model.num_timesteps / elapsed,
@@ -94,6 +100,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=10_000)
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--policy", choices=["latentflow", "mlp_lstm"], default="latentflow")
     parser.add_argument("--schedule", choices=["linear", "constant"], default="linear")
     parser.add_argument("--out", type=Path, default=Path("docs/bench_learning.md"))
     args = parser.parse_args()
@@ -108,7 +115,7 @@ def main() -> None:
         )
     for seed in args.seeds:
         r = run(args.env, seed, args.steps, args.eval_every, args.eval_episodes, args.out.parent / "learning",
-                args.schedule)
+                args.schedule, args.policy)
         hit = r["first_hit"] if r["first_hit"] is not None else "not reached"
         row = (f"| {r['env']} | {r['seed']} | {r['schedule']} | {r['steps']:,} | {r['final']:.1f} | {r['best']:.1f} "
                f"| {r['target']:.0f} | {hit} | {r['minutes']:.1f} | {r['steps_per_s']:.0f} |\n")
