@@ -53,10 +53,12 @@ def linear(start: float) -> Callable[[float], float]:
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, out_dir: Path,
-        schedule: str, policy: str) -> dict:
+        schedule: str, policy: str, lr: float | None = None) -> dict:
     """Train one seed; returns the summary row and writes the curve CSV."""
     spec = HYPERPARAMS[env_id]
     algo = dict(spec["algo"])
+    if lr is not None:
+        algo["learning_rate"] = lr
     if schedule == "linear":
         algo.update({k: linear(algo[k]) for k in spec["decay"]})
     env = VecNormalize(make_vec_env(env_id, n_envs=spec["n_envs"], seed=seed), norm_reward=True)
@@ -77,7 +79,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
         curve.append((int(t), float(sum(rewards) / len(rewards)), time.perf_counter() - start))
     elapsed = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "" if policy == "latentflow" else f"_{policy}"
+    suffix = ("" if policy == "latentflow" else f"_{policy}") + ("" if lr is None else f"_lr{lr:g}")
     with open(out_dir / f"{env_id}_seed{seed}{suffix}.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["timesteps", "mean_eval_return"])
@@ -85,7 +87,8 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
     best = max(r for _, r, _ in curve) if curve else float("nan")
     first_hit = next((t for t, r, _ in curve if r >= spec["target"]), None)
     return {
-        "env": env_id if policy == "latentflow" else f"{env_id} ({policy})", "seed": seed,
+        "env": env_id + ("" if policy == "latentflow" else f" ({policy})") + ("" if lr is None else f" lr {lr:g}"),
+        "seed": seed,
         "schedule": schedule if spec["decay"] else "constant",
         "steps": model.num_timesteps, "final": curve[-1][1] if curve else float("nan"), "best": best,
         "first_hit": first_hit, "target": spec["target"], "minutes": elapsed / 60,
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10_000)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--policy", choices=["latentflow", "mlp_lstm"], default="latentflow")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate instead of rl-zoo's")
     parser.add_argument("--schedule", choices=["linear", "constant"], default="linear")
     parser.add_argument("--out", type=Path, default=Path("docs/bench_learning.md"))
     args = parser.parse_args()
@@ -115,7 +119,7 @@ def main() -> None:
         )
     for seed in args.seeds:
         r = run(args.env, seed, args.steps, args.eval_every, args.eval_episodes, args.out.parent / "learning",
-                args.schedule, args.policy)
+                args.schedule, args.policy, args.lr)
         hit = r["first_hit"] if r["first_hit"] is not None else "not reached"
         row = (f"| {r['env']} | {r['seed']} | {r['schedule']} | {r['steps']:,} | {r['final']:.1f} | {r['best']:.1f} "
                f"| {r['target']:.0f} | {hit} | {r['minutes']:.1f} | {r['steps_per_s']:.0f} |\n")
