@@ -97,6 +97,11 @@ class CoreConfig:
         """Whether a worker cell runs (``worker != 'none'``)."""
         return self.worker != "none"
 
+    @property
+    def features_dim(self) -> int:
+        """Width of the core's features per step: the decoder's output queries, then the worker state."""
+        return self.n_output_queries * self.d_latent + (self.d_worker if self.has_worker else 0)
+
     def replace(self, **changes: Any) -> CoreConfig:
         """A validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)

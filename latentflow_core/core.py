@@ -48,7 +48,7 @@ class LatentFlowCore(nn.Module):
     @property
     def features_dim(self) -> int:
         """Width of the features the core emits per step."""
-        return self.cfg.n_output_queries * self.cfg.d_latent + (self.cfg.d_worker if self.cfg.has_worker else 0)
+        return self.cfg.features_dim
 
     @property
     def state_size(self) -> int:
@@ -155,8 +155,9 @@ class LatentFlowCore(nn.Module):
         z, h = state.plan, state.worker
         if self.planner is not None:
             due = state.tick == 0  # (b,)
-            if plan_cache is None or bool(due.any()):
-                if bool(due.any()):
+            any_due = bool(due.any())
+            if plan_cache is None or any_due:
+                if any_due:
                     z_new = self.planner.update(step["summary"], z, h)
                     z = torch.where(rearrange(due, "b -> b 1 1"), z_new, z.to(z_new.dtype))
                 plan = self.planner.plan_tokens(z)

@@ -132,8 +132,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        features_dim = LatentFlowCore(self.core_config).features_dim
-        self.mlp_extractor = MlpExtractor(features_dim, self.net_arch, self.activation_fn, self.device)
+        self.mlp_extractor = MlpExtractor(self.core_config.features_dim, self.net_arch, self.activation_fn, self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

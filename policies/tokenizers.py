@@ -153,6 +153,7 @@ class ObservationTokenizer(BaseFeaturesExtractor):
         self.has_dt = DT_KEY in parts
         self.has_mask = MASK_KEY in parts
         self.is_graph = all(k in parts for k in GRAPH_KEYS[:2])
+        self.has_node_mask = self.is_graph and "node_mask" in parts
         if self.has_mask:
             n_mask = get_flattened_obs_dim(parts[MASK_KEY])
             if n_action_logits is not None and n_mask != n_action_logits:
@@ -175,21 +176,14 @@ class ObservationTokenizer(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> TokenBatch:
         obs = observations if self.is_dict else {"obs": observations}
-        tokens, masks = [], []
-        for i, key in enumerate(self.keys):
-            part = self.tokenizers[key](obs[key]) + self.key_embedding[i]
-            tokens.append(part)
-            masks.append(torch.ones(part.shape[:2], dtype=torch.bool, device=part.device))
+        tokens = [self.tokenizers[key](obs[key]) + self.key_embedding[i] for i, key in enumerate(self.keys)]
+        masks = [torch.ones(t.shape[:2], dtype=torch.bool, device=t.device) for t in tokens]
         if self.is_graph:
-            part = self.graph(obs["node_features"], obs["adjacency"]) + self.key_embedding[-1]
-            tokens.append(part)
-            node_mask = obs.get("node_mask")
-            masks.append(torch.ones(part.shape[:2], dtype=torch.bool, device=part.device) if node_mask is None
-                         else node_mask > 0.5)
-        token_mask = torch.cat(masks, dim=1)  # (b, m)
+            tokens.append(self.graph(obs["node_features"], obs["adjacency"]) + self.key_embedding[-1])
+            masks.append(obs["node_mask"] > 0.5 if self.has_node_mask else None)
         return TokenBatch(
             tokens=torch.cat(tokens, dim=1),
-            token_mask=None if bool(token_mask.all()) else token_mask,
+            token_mask=torch.cat(masks, dim=1) if self.has_node_mask else None,  # (b, m) only where padded
             dt=obs[DT_KEY].reshape(-1) if self.has_dt else None,
             action_mask=obs[MASK_KEY].flatten(1) > 0.5 if self.has_mask else None,
         )
