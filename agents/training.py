@@ -29,7 +29,14 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize, sync_envs_normalization
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecMonitor,
+    VecNormalize,
+    sync_envs_normalization,
+)
 
 from agents.checkpoint import CheckpointError
 from agents.checkpointing import (
@@ -41,6 +48,7 @@ from agents.checkpointing import (
 )
 from agents.config import TrainConfig, train_config
 from agents.run_info import log_wandb_video, start_wandb, write_run_info
+from envs.brax_backend import is_brax_env_id
 from policies.tokenizers import DT_KEY
 
 EVAL_SEED_OFFSET = 10_000
@@ -133,11 +141,15 @@ def _env_thunk(cfg: TrainConfig, seed: int) -> gym.Env:
 
 
 def build_vec_env(cfg: TrainConfig, n_envs: int, seed: int, training: bool) -> VecEnv:
-    """``n_envs`` seeded envs in a Dummy/SubprocVecEnv, under ``VecNormalize`` when configured."""
-    thunks = [partial(_env_thunk, cfg, seed + i) for i in range(n_envs)]
-    use_subproc = cfg.vec_env == "subproc" and training and n_envs > 1
-    venv = SubprocVecEnv(thunks) if use_subproc else DummyVecEnv(thunks)
-    venv.seed(seed)
+    """``n_envs`` seeded envs in a Dummy/SubprocVecEnv (Brax ids: one batched ``BraxVecEnv``), under
+    ``VecNormalize`` when configured."""
+    if is_brax_env_id(cfg.env.id):
+        venv = build_brax_vec_env(cfg, n_envs, seed)
+    else:
+        thunks = [partial(_env_thunk, cfg, seed + i) for i in range(n_envs)]
+        use_subproc = cfg.vec_env == "subproc" and training and n_envs > 1
+        venv = SubprocVecEnv(thunks) if use_subproc else DummyVecEnv(thunks)
+        venv.seed(seed)
     if not (cfg.env.normalize or cfg.env.norm_reward):
         return venv
     keys = cfg.env.norm_obs_keys
@@ -147,6 +159,16 @@ def build_vec_env(cfg: TrainConfig, n_envs: int, seed: int, training: bool) -> V
                 if np.issubdtype(s.dtype, np.floating) and k != DT_KEY]
     return VecNormalize(venv, training=training, norm_obs=cfg.env.normalize,
                         norm_reward=cfg.env.norm_reward and training, gamma=cfg.agent.gamma, norm_obs_keys=keys)
+
+
+def build_brax_vec_env(cfg: TrainConfig, n_envs: int, seed: int) -> VecEnv:
+    """``n_envs`` envs of a Brax id stepped as one jitted batch, with SB3's episode statistics (``VecMonitor``)."""
+    if cfg.env.irregular:
+        raise ValueError(f"env.irregular must be false for {cfg.env.id}: IrregularTimestep wraps single "
+                         "Gymnasium envs, the Brax back end steps the whole batch at the env's fixed dt")
+    from envs.brax_backend import make_brax_vec_env
+
+    return VecMonitor(make_brax_vec_env(cfg.env.id, n_envs, seed, **cfg.env.kwargs))
 
 
 def control_dt(cfg: TrainConfig) -> float | None:

@@ -3,7 +3,8 @@
 Usage: ``python3 bench/bench_brax.py [--n-envs 1 64 256 1024] [--train-steps 2048] [--out docs/bench_brax.md]``
 
 1. ``BraxPickPlace-v0`` through ``BraxVecEnv.step`` (random actions, auto-reset, infos, host copy)
-   at each batch size: compile time of reset + step (first calls) and env-steps/s after it.
+   at each batch size: compile time of reset + step (first calls) and env-steps/s after it; and through
+   ``BraxVecEnv.step_torch`` (torch actions in, DLPack tensors out, no infos, no host copy).
 2. ``PickPlace-v0`` (MuJoCo C) in SB3's ``SubprocVecEnv`` on 2 workers, same measure.
 3. ``RecurrentPPO(LatentFlowPolicy, venv).learn(train_steps)`` steps/s on both back ends
    (the Brax one on the 64-env batch, already compiled).
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv
 
 import envs
 from envs.brax_backend import make_brax_vec_env
+from envs.brax_backend.vec_env import BraxVecEnv
 from policies import LatentFlowPolicy
 
 C_WORKERS = 2
@@ -43,14 +46,27 @@ def time_steps(venv: VecEnv, seconds: float, min_steps: int = 3) -> float:
     return steps * venv.num_envs / (time.perf_counter() - start)
 
 
-def bench_brax(n_envs: int, seconds: float) -> tuple[float, float, VecEnv]:
-    """Compile seconds (first reset + step) and env-steps/s of ``BraxPickPlace-v0`` with ``n_envs``."""
+def time_torch_steps(venv: BraxVecEnv, seconds: float, min_steps: int = 3) -> float:
+    """Env-steps/s of ``venv.step_torch`` with random torch actions (the result is waited for each step)."""
+    generator = torch.Generator().manual_seed(0)
+    shape = (venv.num_envs, *venv.action_space.shape)
+    venv.reset_torch()
+    steps, start = 0, time.perf_counter()
+    while steps < min_steps or time.perf_counter() - start < seconds:
+        out = venv.step_torch(torch.rand(shape, generator=generator) * 2 - 1)
+        float(out.reward[0])  # JAX dispatches asynchronously: wait for the step
+        steps += 1
+    return steps * venv.num_envs / (time.perf_counter() - start)
+
+
+def bench_brax(n_envs: int, seconds: float) -> tuple[float, float, float, BraxVecEnv]:
+    """Compile seconds (first reset + step), env-steps/s of ``step`` and of ``step_torch`` with ``n_envs``."""
     venv = make_brax_vec_env("BraxPickPlace-v0", n_envs, seed=0)
     start = time.perf_counter()
     venv.reset()
     venv.step(np.zeros((n_envs, 4), dtype=np.float32))
     compile_s = time.perf_counter() - start
-    return compile_s, time_steps(venv, seconds), venv
+    return compile_s, time_steps(venv, seconds), time_torch_steps(venv, seconds), venv
 
 
 def bench_c(seconds: float) -> tuple[float, VecEnv]:
@@ -79,8 +95,8 @@ def report(rows: list[tuple[str, str, str]], train: list[tuple[str, float]], tot
         f"jax {jax.__version__}; produced by `python3 bench/bench_brax.py`.",
         "**No GPU here**: the GPU goal (>= 100k env-steps/s at 1024+ envs on an H200) is not measured.",
         "",
-        "| back end | envs | compile (s) | env-steps/s |",
-        "|---|---|---|---|",
+        "| back end | envs | compile (s) | env-steps/s (`step`, numpy + infos) | env-steps/s (`step_torch`, DLPack) |",
+        "|---|---|---|---|---|",
         *(f"| {name} | {envs_} | {rest} |" for name, envs_, rest in rows),
         "",
         f"End-to-end `RecurrentPPO(LatentFlowPolicy, venv).learn({total_steps})` (n_epochs=1, CPU torch):",
@@ -104,13 +120,14 @@ def main() -> None:
     assert envs.LATENTFLOW_ENV_IDS
     rows, train, train_venv = [], [], None
     for n in args.n_envs:
-        compile_s, sps, venv = bench_brax(n, args.seconds)
-        print(f"BraxPickPlace-v0 x{n}: compile {compile_s:.1f} s, {sps:.0f} env-steps/s", flush=True)
-        rows.append(("BraxPickPlace-v0 (MJX, BraxVecEnv)", str(n), f"{compile_s:.1f} | {sps:.0f}"))
+        compile_s, sps, torch_sps, venv = bench_brax(n, args.seconds)
+        print(f"BraxPickPlace-v0 x{n}: compile {compile_s:.1f} s, {sps:.0f} env-steps/s, {torch_sps:.0f} with "
+              "step_torch", flush=True)
+        rows.append(("BraxPickPlace-v0 (MJX, BraxVecEnv)", str(n), f"{compile_s:.1f} | {sps:.0f} | {torch_sps:.0f}"))
         if n == 64 or train_venv is None:
             train_venv = venv
     c_sps, c_venv = bench_c(args.seconds)
-    rows.append((f"PickPlace-v0 (MuJoCo C, SubprocVecEnv x{C_WORKERS})", str(C_WORKERS), f"- | {c_sps:.0f}"))
+    rows.append((f"PickPlace-v0 (MuJoCo C, SubprocVecEnv x{C_WORKERS})", str(C_WORKERS), f"- | {c_sps:.0f} | -"))
     train.append((f"PickPlace-v0, SubprocVecEnv x{C_WORKERS}", bench_training(c_venv, args.train_steps)))
     c_venv.close()
     train.append((f"BraxPickPlace-v0, BraxVecEnv x{train_venv.num_envs}",

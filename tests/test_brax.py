@@ -6,8 +6,10 @@ Skipped without the ``[brax]`` extra. One module-scoped ``BraxVecEnv`` of 2 envs
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -178,6 +180,22 @@ def test_brax_own_env() -> None:
     assert dones.all() and infos[0]["TimeLimit.truncated"]
 
 
+def test_chunked_batch_equals_one_vmap() -> None:
+    """Stepping in vmapped chunks (with a remainder) gives what one vmap over the batch gives."""
+    actions = np.random.default_rng(0).uniform(-1, 1, (4, 5, 1)).astype(np.float32)
+    traces = []
+    for chunk in (None, 2):
+        venv = make_brax_vec_env("brax/fast", 5, seed=3, max_episode_steps=3)
+        venv.chunk = chunk
+        venv._compile()
+        trace = [venv.reset()]
+        for a in actions:
+            obs, rewards, dones, _ = venv.step(a)
+            trace += [obs, rewards[:, None], dones[:, None]]
+        traces.append(np.concatenate([t.reshape(5, -1) for t in trace], axis=1))
+    np.testing.assert_allclose(traces[0], traces[1], rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_brax_ant() -> None:
     venv = make_brax_vec_env("brax/ant", 2, seed=0)
@@ -195,3 +213,119 @@ def test_recurrent_ppo_learns_on_brax(venv: BraxVecEnv) -> None:
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(32)
     assert any(not np.allclose(b, p.detach()) for b, p in zip(before, model.policy.parameters(), strict=True))
+
+
+# ---------------------------------------------------------------------- torch (DLPack) path
+def test_dlpack_bridge_shares_memory() -> None:
+    import torch
+
+    from envs.brax_backend.vec_env import from_torch, to_torch
+
+    x = jax.numpy.arange(6.0, dtype=jax.numpy.float32)
+    assert to_torch(x).data_ptr() == x.unsafe_buffer_pointer()
+    t = torch.arange(8.0)
+    y = from_torch(t)
+    assert y.unsafe_buffer_pointer() == t.data_ptr()
+    np.testing.assert_array_equal(np.asarray(y), t.numpy())
+
+
+def test_step_torch_matches_step(venv: BraxVecEnv) -> None:
+    import torch
+
+    actions = np.random.default_rng(3).uniform(-1, 1, (4, N_ENVS, 4)).astype(np.float32)
+    venv.seed(11)
+    trace = [venv.reset()] + [venv.step(a)[0] for a in actions]
+    venv.seed(11)
+    torch_trace = [venv.reset_torch()]
+    for a in actions:
+        out = venv.step_torch(torch.from_numpy(a))
+        assert isinstance(out.obs, torch.Tensor) and out.reward.shape == out.terminated.shape == (N_ENVS,)
+        torch_trace.append(out.obs.clone())
+    np.testing.assert_array_equal(torch.stack(torch_trace).numpy(), np.stack(trace))
+    assert set(out.metrics) == {"stage", "is_success"}
+    with pytest.raises(ValueError, match=r"shape \(2, 4\)"):
+        venv.step_torch(torch.zeros(N_ENVS, 5))
+
+
+# ---------------------------------------------------------------------- registration, Gymnasium view, XLA flag
+def test_brax_ids_registered_and_names_match_brax() -> None:
+    from brax import envs as brax_envs
+
+    from envs.brax_backend import BRAX_ENV_IDS, BRAX_NAMES, is_brax_env_id
+
+    assert set(BRAX_ENV_IDS) <= set(gym.registry)
+    assert set(BRAX_NAMES) == set(brax_envs._envs), "brax's env list changed: update BRAX_NAMES"
+    assert is_brax_env_id("brax/ant") and is_brax_env_id("BraxPickPlace-v0") and not is_brax_env_id("PickPlace-v0")
+
+
+@pytest.fixture(scope="module")
+def gym_env() -> gym.Env:
+    """``gymnasium.make("BraxPickPlace-v0", render_mode="rgb_array")`` (one env, compiled on first use)."""
+    env = gym.make("BraxPickPlace-v0", render_mode="rgb_array", width=64, height=48)
+    yield env
+    env.close()
+
+
+def test_gymnasium_view_passes_the_checker(gym_env: gym.Env) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(gym_env.unwrapped, skip_render_check=True)
+    assert gym_env.spec.max_episode_steps == 200 and gym_env.unwrapped.dt == pytest.approx(0.04)
+
+
+def test_gymnasium_view_seeds_steps_and_renders(gym_env: gym.Env) -> None:
+    obs, info = gym_env.reset(seed=4)
+    again, _ = gym_env.reset(seed=4)
+    np.testing.assert_array_equal(obs, again)
+    assert info["stage"] == 0 and info["is_success"] is False and "reward_reach" in info
+    obs, reward, terminated, truncated, info = gym_env.step(np.zeros(4, dtype=np.float32))
+    assert obs.shape == (32,) and np.isfinite(reward) and not terminated and not truncated
+    frame = gym_env.render()
+    assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.std() > 0
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        gym_env.step(np.zeros(3, dtype=np.float32))
+
+
+def test_many_envs_step_without_hanging() -> None:
+    """1000 envs (chunked on CPU, with a remainder): one vmapped batch of 512+ deadlocked here (``CPU_CHUNK``)."""
+    code = (
+        "import numpy as np\n"
+        "from envs.brax_backend import make_brax_vec_env\n"
+        "venv = make_brax_vec_env('BraxPickPlace-v0', 1000, seed=0)\n"
+        "assert venv.chunk == 128\n"
+        "venv.reset()\n"
+        "for _ in range(3):\n    obs, rewards, _, _ = venv.step(np.zeros((1000, 4), np.float32))\n"
+        "assert obs.shape == (1000, 32) and np.isfinite(obs).all() and np.isfinite(rewards).all()\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------- train_rl.py / evaluate.py
+def test_train_and_evaluate_on_brax(tmp_path: Path) -> None:
+    from tests.test_train_smoke import assert_ok, final_steps, run_script
+
+    run_dir = tmp_path / "run"
+    proc = run_script("train_rl.py", "env=BraxPickPlace-v0", "n_envs=2", "agent.n_steps=16", "agent.batch_size=32",
+                      "agent.n_epochs=1", "agent.total_timesteps=64", "eval.every=32", "eval.episodes=1",
+                      "checkpoint.every=32", "+env.kwargs.max_episode_steps=20", "progress=false",
+                      f"hydra.run.dir={run_dir}", timeout=400)
+    assert_ok(proc)
+    assert final_steps(run_dir) == 64
+    assert "Using JAX default device" not in proc.stdout + proc.stderr  # library INFO lines stay quiet
+    out_dir = tmp_path / "eval"
+    proc = run_script("evaluate.py", f"checkpoint={run_dir}", "episodes=1", "video=true", "video_episodes=1",
+                      f"out_dir={out_dir}", timeout=400)
+    assert_ok(proc)
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["env"]["env_id"] == "BraxPickPlace-v0" and report["mean_episode_length"] == 20
+    assert (out_dir / "episode_000.mp4").stat().st_size > 0
+
+
+def test_irregular_timestep_is_refused_for_brax(tmp_path: Path) -> None:
+    from tests.test_train_smoke import run_script
+
+    proc = run_script("train_rl.py", "env=BraxPickPlace-v0", "env.irregular=true", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2 and "env.irregular must be false" in proc.stdout

@@ -22,6 +22,21 @@ BRAX_INSTALL_HINT = (
 )
 """Message of the ``ImportError`` raised when the optional dependencies are missing."""
 
+BRAX_NAMES = ("ant", "fast", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_double_pendulum",
+              "inverted_pendulum", "pusher", "reacher", "swimmer", "walker2d")
+"""Brax's own envs (``brax.envs.get_environment`` names of brax 0.14.2), served as ``brax/<name>``."""
+
+BRAX_ENV_IDS: tuple[str, ...] = ("BraxPickPlace-v0", *(f"brax/{name}" for name in BRAX_NAMES))
+"""Ids of the Brax back end (``make_brax_vec_env``, ``train_rl.py env=...``, ``gymnasium.make``)."""
+
+BRAX_EPISODE_STEPS = {env_id: 200 if env_id == "BraxPickPlace-v0" else 1000 for env_id in BRAX_ENV_IDS}
+"""Default step limit of each id: 200 as ``PickPlace-v0``, 1000 for Brax's envs (as Brax's training code)."""
+
+
+def is_brax_env_id(env_id: str) -> bool:
+    """Whether ``env_id`` names a Brax back-end env (``BraxPickPlace-v0`` or ``brax/<name>``)."""
+    return env_id == "BraxPickPlace-v0" or env_id.startswith("brax/")
+
 
 def make_brax_vec_env(env_id: str, n_envs: int, seed: int, **kwargs: Any) -> VecEnv:
     """Build an SB3 ``VecEnv`` of ``n_envs`` Brax envs; see ``envs.brax_backend.vec_env.make_brax_vec_env``.
@@ -37,4 +52,5 @@ def make_brax_vec_env(env_id: str, n_envs: int, seed: int, **kwargs: Any) -> Vec
     return make(env_id, n_envs, seed, **kwargs)
 
 
-__all__ = ["BRAX_INSTALL_HINT", "make_brax_vec_env"]
+__all__ = ["BRAX_ENV_IDS", "BRAX_EPISODE_STEPS", "BRAX_INSTALL_HINT", "BRAX_NAMES", "is_brax_env_id",
+           "make_brax_vec_env"]

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from envs.brax_backend import BRAX_INSTALL_HINT
+from envs.brax_backend import BRAX_EPISODE_STEPS, BRAX_INSTALL_HINT
 
 try:
     import jax
@@ -41,6 +42,13 @@ auto-reset states and MJX's solver temporaries); a deliberately generous estimat
 
 MEMORY_FRACTION = 0.8
 """Part of the free device (or host) memory the batch may plan to use."""
+
+CPU_CHUNK = 128
+"""Largest number of envs one vmapped physics call handles on the CPU back end; bigger batches are stepped
+chunk by chunk (``jax.lax.map`` inside the same jitted call). At 512 and 1024 envs the whole-batch call
+deadlocked on this machine: jaxlib's batched CPU Cholesky (``ParallelBatchMap``, used by MJX) waited
+forever for work it had handed to XLA's thread pool, every thread idle. 128 never did, and 64 envs already
+saturate 2 cores. Accelerators step the whole batch at once."""
 
 
 class Carry(NamedTuple):
@@ -66,6 +74,26 @@ class StepOut(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     metrics: dict[str, jax.Array]
+
+
+class TorchStep(NamedTuple):
+    """``BraxVecEnv.step_torch``'s result: torch tensors sharing the JAX buffers (leading axis ``e``).
+
+    Attributes:
+        obs: ``(e, obs_dim)`` observations after the step (after the auto-reset of finished envs).
+        reward: ``(e,)`` rewards.
+        terminated: ``(e,)`` bool, the task ended the episode.
+        truncated: ``(e,)`` bool, the step limit ended it.
+        terminal_obs: ``(e, obs_dim)`` observations before the auto-reset (the last ones of finished envs).
+        metrics: ``stage`` / ``is_success`` ``(e,)`` when the env reports them.
+    """
+
+    obs: Any
+    reward: Any
+    terminated: Any
+    truncated: Any
+    terminal_obs: Any
+    metrics: dict[str, Any]
 
 
 class BraxVecEnv(VecEnv):
@@ -98,6 +126,8 @@ class BraxVecEnv(VecEnv):
         action_space = spaces.Box(-1.0, 1.0, shape=(env.action_size,), dtype=np.float32)
         super().__init__(int(n_envs), observation_space, action_space)
         self._np_random = np.random.default_rng(seed)
+        self.chunk = CPU_CHUNK if jax.default_backend() == "cpu" and n_envs > CPU_CHUNK else None
+        """Envs per vmapped physics call (``None`` = the whole batch); see ``CPU_CHUNK``."""
         self._carry: Carry | None = None
         self._actions: jax.Array | None = None
         self._compile()
@@ -105,9 +135,11 @@ class BraxVecEnv(VecEnv):
 
     def _compile(self) -> None:
         """(Re)build the jitted functions; they compile on their first call."""
-        env = self.env
-        self._reset_fn = jax.jit(lambda keys: _reset_batch(env, keys))
-        self._step_fn = jax.jit(lambda carry, actions, limit, auto: _step_batch(env, limit, auto, carry, actions))
+        env, chunk = self.env, self.chunk
+        self._reset_fn = jax.jit(lambda keys: _reset_batch(env, chunk, keys))
+        self._step_fn = jax.jit(
+            lambda carry, actions, limit, auto: _step_batch(env, chunk, limit, auto, carry, actions)
+        )
 
     # ------------------------------------------------------------------ VecEnv API
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -171,6 +203,31 @@ class BraxVecEnv(VecEnv):
             infos[i]["TimeLimit.truncated"] = bool(out.truncated[i])
         return np.array(out.obs), np.array(out.reward, dtype=np.float32), dones, infos
 
+    # ------------------------------------------------------------------ torch path (no host copy)
+    def reset_torch(self) -> torch.Tensor:
+        """``reset()`` with the observations as a torch tensor on JAX's device, shared through DLPack."""
+        self.reset()
+        return to_torch(self._carry.state.obs)
+
+    def step_torch(self, actions: torch.Tensor) -> TorchStep:
+        """One batched step with torch in and out, for loops that keep the batch on the device.
+
+        ``actions`` ``(e, action_dim)`` reach JAX through DLPack (no copy when JAX and torch share the
+        device; otherwise one copy); the results share JAX's buffers (no copy, no host transfer): treat
+        them as read-only, clone before changing them. No ``infos`` dicts are built; ``metrics`` holds
+        ``stage`` and ``is_success`` as tensors. SB3 itself needs numpy, so its rollouts use ``step``.
+        """
+        expected = (self.num_envs, *self.action_space.shape)
+        if tuple(actions.shape) != expected:
+            raise ValueError(f"actions must have shape {expected} (n_envs, action_dim), got {tuple(actions.shape)}")
+        if self._carry is None:
+            raise RuntimeError("call reset_torch() before step_torch()")
+        limit, auto = jnp.int32(self.max_episode_steps), jnp.bool_(self.auto_reset)
+        self._carry, out = self._step_fn(self._carry, from_torch(actions.float()), limit, auto)
+        return TorchStep(obs=to_torch(out.obs), reward=to_torch(out.reward), terminated=to_torch(out.terminated),
+                         truncated=to_torch(out.truncated), terminal_obs=to_torch(out.terminal_obs),
+                         metrics={k: to_torch(v) for k, v in out.metrics.items()})
+
     def close(self) -> None:
         """Drop the batch state (nothing else to release)."""
         self._carry = None
@@ -200,24 +257,47 @@ class BraxVecEnv(VecEnv):
 
 
 # ---------------------------------------------------------------------- jitted batch functions
-def _reset_batch(env: Env, keys: jax.Array) -> Carry:
+def _batched(fn: Any, chunk: int | None) -> Any:
+    """``fn`` over a leading env axis: ``jax.vmap``, or a ``jax.lax.map`` over vmapped chunks of ``chunk`` envs
+    (the ``e % chunk`` remaining envs in one more vmap). Shapes are written out, so empty leaves work too."""
+    if chunk is None:
+        return jax.vmap(fn)
+
+    def run(*xs: Any) -> Any:
+        e = jax.tree.leaves(xs)[0].shape[0]
+        full = e - e % chunk
+
+        def split(x: jax.Array) -> jax.Array:  # (full, ...) -> (full / chunk, chunk, ...)
+            return x[:full].reshape(full // chunk, chunk, *x.shape[1:])
+
+        out = jax.lax.map(lambda ys: jax.vmap(fn)(*ys), jax.tree.map(split, xs))
+        out = jax.tree.map(lambda y: y.reshape(full, *y.shape[2:]), out)
+        if full == e:
+            return out
+        rest = jax.vmap(fn)(*jax.tree.map(lambda x: x[full:], xs))
+        return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, rest)
+
+    return run
+
+
+def _reset_batch(env: Env, chunk: int | None, keys: jax.Array) -> Carry:
     """Fresh batch from ``keys`` ``(e, 2)``; each env keeps a derived key for its auto-resets."""
-    state = jax.vmap(env.reset)(keys)
+    state = _batched(env.reset, chunk)(keys)
     rng = jax.vmap(lambda key: jax.random.fold_in(key, 1))(keys)
     return Carry(state, jnp.zeros(keys.shape[0], dtype=jnp.int32), rng)
 
 
 def _step_batch(
-    env: Env, limit: jax.Array, auto_reset: jax.Array, carry: Carry, actions: jax.Array
+    env: Env, chunk: int | None, limit: jax.Array, auto_reset: jax.Array, carry: Carry, actions: jax.Array
 ) -> tuple[Carry, StepOut]:
     """One step of every env, then (if ``auto_reset``) a reset of those that terminated or hit the limit."""
-    state = jax.vmap(env.step)(carry.state, actions)
+    state = _batched(env.step, chunk)(carry.state, actions)
     steps = carry.steps + 1
     terminated = state.done > 0.0  # (e,)
     truncated = (steps >= limit) & ~terminated
     done = terminated | truncated
     keys = jax.vmap(jax.random.split)(carry.rng)  # (e, 2, 2)
-    fresh = jax.vmap(env.reset)(keys[:, 0])
+    fresh = _batched(env.reset, chunk)(keys[:, 0])
 
     def pick(new: jax.Array, old: jax.Array) -> jax.Array:
         mask = jnp.reshape(done & auto_reset, done.shape + (1,) * (old.ndim - 1))  # (e,) -> (e, 1, ...)
@@ -237,6 +317,24 @@ def _metric_info(metrics: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     if "is_success" in metrics:
         info["is_success"] = bool(metrics["is_success"][i] > 0.5)
     return info
+
+
+# ---------------------------------------------------------------------- DLPack bridge
+def to_torch(x: jax.Array) -> torch.Tensor:
+    """``x`` as a torch tensor on the same device, sharing its buffer (DLPack, no copy)."""
+    return torch.from_dlpack(x)
+
+
+def from_torch(t: torch.Tensor) -> jax.Array:
+    """``t`` as a JAX array: shared through DLPack when JAX has ``t``'s device, else copied to JAX's device."""
+    t = t.detach().contiguous()
+    platform = jax.devices()[0].platform
+    if (t.device.type == "cpu") == (platform == "cpu"):
+        try:
+            return jnp.from_dlpack(t)
+        except (RuntimeError, TypeError, ValueError):  # e.g. a CUDA tensor on a GPU JAX was not built for
+            pass
+    return jnp.asarray(t.cpu().numpy())
 
 
 # ---------------------------------------------------------------------- memory check and factory
@@ -269,24 +367,26 @@ def _get_brax_env(name: str, **kwargs: Any) -> Env:
         raise ValueError(f"unknown Brax env {name!r}: use 'brax/<name>' with a name of brax.envs") from None
 
 
-def make_brax_vec_env(env_id: str, n_envs: int, seed: int, **kwargs: Any) -> BraxVecEnv:
-    """``BraxVecEnv`` for ``"BraxPickPlace-v0"`` (200-step limit) or ``"brax/<name>"`` (1000 steps).
+def make_brax_env(env_id: str, **kwargs: Any) -> tuple[Env, int]:
+    """One Brax env and its step limit: ``"BraxPickPlace-v0"`` (200 steps) or ``"brax/<name>"`` (1000 steps).
 
     Args:
         env_id: ``"BraxPickPlace-v0"`` or ``"brax/<name>"`` with a name of ``brax.envs.get_environment``.
-        n_envs: number of parallel envs.
-        seed: seed of the first ``reset()``.
         kwargs: ``max_episode_steps`` (optional) and the env's constructor arguments (Brax's own envs
             get ``backend="mjx"`` unless given).
     """
     if env_id == "BraxPickPlace-v0":
         from envs.brax_backend.pick_place import BraxPickPlace
 
-        limit = kwargs.pop("max_episode_steps", 200)
-        env: Env = BraxPickPlace(**kwargs)
-    elif env_id.startswith("brax/"):
+        limit = kwargs.pop("max_episode_steps", BRAX_EPISODE_STEPS[env_id])
+        return BraxPickPlace(**kwargs), limit
+    if env_id.startswith("brax/"):
         limit = kwargs.pop("max_episode_steps", 1000)
-        env = _get_brax_env(env_id.removeprefix("brax/"), **{"backend": "mjx", **kwargs})
-    else:
-        raise ValueError(f"unknown env_id {env_id!r}: use 'BraxPickPlace-v0' or 'brax/<name>' (e.g. 'brax/ant')")
+        return _get_brax_env(env_id.removeprefix("brax/"), **{"backend": "mjx", **kwargs}), limit
+    raise ValueError(f"unknown env_id {env_id!r}: use 'BraxPickPlace-v0' or 'brax/<name>' (e.g. 'brax/ant')")
+
+
+def make_brax_vec_env(env_id: str, n_envs: int, seed: int, **kwargs: Any) -> BraxVecEnv:
+    """``BraxVecEnv`` of ``n_envs`` copies of ``make_brax_env(env_id, **kwargs)``, first reset with ``seed``."""
+    env, limit = make_brax_env(env_id, **kwargs)
     return BraxVecEnv(env, n_envs, max_episode_steps=limit, seed=seed)
