@@ -245,6 +245,8 @@ def test_step_torch_matches_step(venv: BraxVecEnv) -> None:
     assert set(out.metrics) == {"stage", "is_success"}
     with pytest.raises(ValueError, match=r"shape \(2, 4\)"):
         venv.step_torch(torch.zeros(N_ENVS, 5))
+    # reset, step, set_state (parity tests) and the torch path all ran on one compiled step (20+ s each)
+    assert venv._step_fn._cache_size() == 1
 
 
 # ---------------------------------------------------------------------- registration, Gymnasium view, XLA flag

@@ -47,7 +47,7 @@ CPU_CHUNK = 128
 """Largest number of envs one vmapped physics call handles on the CPU back end; bigger batches are stepped
 chunk by chunk (``jax.lax.map`` inside the same jitted call). At 512 and 1024 envs the whole-batch call
 deadlocked on this machine: jaxlib's batched CPU Cholesky (``ParallelBatchMap``, used by MJX) waited
-forever for work it had handed to XLA's thread pool, every thread idle. 128 never did, and 64 envs already
+forever for work it had handed to XLA's thread pool, every thread idle. Chunks of 128 never did, and 64 envs
 saturate 2 cores. Accelerators step the whole batch at once."""
 
 
@@ -126,6 +126,8 @@ class BraxVecEnv(VecEnv):
         action_space = spaces.Box(-1.0, 1.0, shape=(env.action_size,), dtype=np.float32)
         super().__init__(int(n_envs), observation_space, action_space)
         self._np_random = np.random.default_rng(seed)
+        self._device = jax.devices()[0]
+        """Where the batch lives; actions are committed to it, so both step paths share one compiled step."""
         self.chunk = CPU_CHUNK if jax.default_backend() == "cpu" and n_envs > CPU_CHUNK else None
         """Envs per vmapped physics call (``None`` = the whole batch); see ``CPU_CHUNK``."""
         self._carry: Carry | None = None
@@ -153,7 +155,7 @@ class BraxVecEnv(VecEnv):
         """Reset every env (with the seeds of ``seed()`` if set, then fresh ones); ``(e, obs_dim)``."""
         seeds = [s if s is not None else int(self._np_random.integers(0, 2**31 - 1)) for s in self._seeds]
         keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(np.asarray(seeds, dtype=np.uint32)))  # (e, 2)
-        self._carry = self._reset_fn(keys)
+        self._carry = self._reset_fn(jax.device_put(keys, self._device))
         self._reset_seeds()
         self._reset_options()
         metrics = jax.device_get(self._carry.state.metrics)
@@ -177,7 +179,8 @@ class BraxVecEnv(VecEnv):
             raise RuntimeError("call reset() before set_state()")
         if state.obs.shape != (self.num_envs, *self.observation_space.shape):
             raise ValueError(f"state.obs must have shape {(self.num_envs, *self.observation_space.shape)}")
-        self._carry = Carry(state, jnp.zeros(self.num_envs, dtype=jnp.int32), self._carry.rng)
+        carry = Carry(state, jnp.zeros(self.num_envs, dtype=jnp.int32), self._carry.rng)
+        self._carry = _strong(jax.device_put(carry, self._device))
         return np.array(state.obs, dtype=np.float32)
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -188,7 +191,7 @@ class BraxVecEnv(VecEnv):
             raise ValueError(f"actions must have shape {expected} (n_envs, action_dim), got {actions.shape}")
         if self._carry is None:
             raise RuntimeError("call reset() before step()")
-        self._actions = jnp.asarray(actions)
+        self._actions = jax.device_put(actions, self._device)
 
     def step_wait(self) -> VecEnvStepReturn:
         """Step every env once (auto-resetting finished ones); SB3's ``(obs, rewards, dones, infos)``."""
@@ -223,7 +226,8 @@ class BraxVecEnv(VecEnv):
         if self._carry is None:
             raise RuntimeError("call reset_torch() before step_torch()")
         limit, auto = jnp.int32(self.max_episode_steps), jnp.bool_(self.auto_reset)
-        self._carry, out = self._step_fn(self._carry, from_torch(actions.float()), limit, auto)
+        actions = jax.device_put(from_torch(actions.float()), self._device)
+        self._carry, out = self._step_fn(self._carry, actions, limit, auto)
         return TorchStep(obs=to_torch(out.obs), reward=to_torch(out.reward), terminated=to_torch(out.terminated),
                          truncated=to_torch(out.truncated), terminal_obs=to_torch(out.terminal_obs),
                          metrics={k: to_torch(v) for k, v in out.metrics.items()})
@@ -280,11 +284,16 @@ def _batched(fn: Any, chunk: int | None) -> Any:
     return run
 
 
+def _strong(carry: Carry) -> Carry:
+    """``carry`` without weak types, so that the carries of reset and step share one compiled step."""
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), carry)
+
+
 def _reset_batch(env: Env, chunk: int | None, keys: jax.Array) -> Carry:
     """Fresh batch from ``keys`` ``(e, 2)``; each env keeps a derived key for its auto-resets."""
     state = _batched(env.reset, chunk)(keys)
     rng = jax.vmap(lambda key: jax.random.fold_in(key, 1))(keys)
-    return Carry(state, jnp.zeros(keys.shape[0], dtype=jnp.int32), rng)
+    return _strong(Carry(state, jnp.zeros(keys.shape[0], dtype=jnp.int32), rng))
 
 
 def _step_batch(
@@ -306,7 +315,7 @@ def _step_batch(
     next_state = jax.tree.map(pick, fresh, state)
     metrics = {k: state.metrics[k] for k in INFO_METRICS if k in state.metrics}
     out = StepOut(next_state.obs, state.obs, state.reward, terminated, truncated, metrics)
-    return Carry(next_state, jnp.where(done, 0, steps), keys[:, 1]), out
+    return _strong(Carry(next_state, jnp.where(done, 0, steps), keys[:, 1])), out
 
 
 def _metric_info(metrics: dict[str, np.ndarray], i: int) -> dict[str, Any]:
