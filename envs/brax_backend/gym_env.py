@@ -109,7 +109,7 @@ class BraxGymEnv(gym.Env):
 
 
 class _Renderer:
-    """Draws MJX positions with MuJoCo C: ``PickPlace-v0``'s own renderer, or a free camera for Brax's envs."""
+    """Draws MJX positions with MuJoCo C: ``PickPlace-v0``'s own renderer, or a tracking camera for Brax's envs."""
 
     def __init__(self, brax_env: Any, name: str, height: int, width: int) -> None:
         """Build the C model and a renderer of ``height`` x ``width`` pixels."""
@@ -122,8 +122,7 @@ class _Renderer:
         self._model = brax_env.sys.mj_model
         self._data = mujoco.MjData(self._model)
         self._renderer = mujoco.Renderer(self._model, height, width)
-        self._camera = mujoco.MjvCamera()
-        mujoco.mjv_defaultFreeCamera(self._model, self._camera)
+        self._camera = _tracking_camera(self._model, self._data)
 
     def draw(self, qpos: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         """Image of the model at ``qpos`` (with ``PickPlace-v0``'s target marker at ``target``)."""
@@ -145,3 +144,15 @@ class _Renderer:
             self._pick_place.close()
         else:
             self._renderer.close()
+
+
+def _tracking_camera(model: Any, data: Any) -> Any:
+    """Camera that follows the first body, far enough to see every body of the model at its initial pose."""
+    mujoco.mj_forward(model, data)
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = 1 if model.nbody > 1 else 0
+    spread = np.linalg.norm(data.xpos[1:] - data.xpos[camera.trackbodyid], axis=1).max(initial=0.0)
+    camera.distance = max(4.0 * spread, 1.0)
+    camera.elevation, camera.azimuth = -25.0, 90.0
+    return camera

@@ -47,7 +47,7 @@ CPU_CHUNK = 128
 """Largest number of envs one vmapped physics call handles on the CPU back end; bigger batches are stepped
 chunk by chunk (``jax.lax.map`` inside the same jitted call). At 512 and 1024 envs the whole-batch call
 deadlocked on this machine: jaxlib's batched CPU Cholesky (``ParallelBatchMap``, used by MJX) waited
-forever for work it had handed to XLA's thread pool, every thread idle. Chunks of 128 never did, and 64 envs
+forever for work it had handed to XLA's thread pool, every thread idle. Chunks of 128 never did, and 64 envs already
 saturate 2 cores. Accelerators step the whole batch at once."""
 
 
