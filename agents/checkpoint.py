@@ -55,7 +55,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 _KWARG_KEYS = (
     "net_arch", "use_sde", "log_std_init", "full_std", "use_expln", "squash_output", "ortho_init",
     "normalize_images", "share_features_extractor", "lstm_hidden_size", "n_lstm_layers", "shared_lstm",
-    "enable_critic_lstm", "lstm_kwargs", "preset", "core_kwargs", "tokenizer_kwargs", "default_dt",
+    "enable_critic_lstm", "lstm_kwargs", "preset", "core_kwargs", "tokenizer_kwargs", "default_dt", "critic_grad",
 )
 
 

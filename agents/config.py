@@ -94,6 +94,8 @@ class PolicyConfig:
     """CoreConfig overrides, e.g. ``{planner: none, worker: gru}``."""
     tokenizer: dict = field(default_factory=dict)
     """``tokenizer_kwargs`` of LatentFlowPolicy."""
+    critic_grad: bool = True
+    """Let the value loss train the shared core; ``false`` detaches the critic (sb3-contrib's ``shared_lstm``)."""
     lstm_hidden_size: int = 64
     """LSTM width of the ``sb3_lstm`` baseline."""
 

@@ -192,7 +192,7 @@ def policy_spec(cfg: TrainConfig, observation_space: gym.Space, dt: float | None
     from policies import LatentFlowPolicy
 
     kwargs = {"preset": cfg.preset.name, "core_kwargs": dict(cfg.policy.core),
-              "tokenizer_kwargs": dict(cfg.policy.tokenizer), "default_dt": dt}
+              "tokenizer_kwargs": dict(cfg.policy.tokenizer), "default_dt": dt, "critic_grad": cfg.policy.critic_grad}
     return LatentFlowPolicy, kwargs
 
 

@@ -82,6 +82,9 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         ``image_patch``); ``d_token`` is also the core's ``d_in``.
     :param default_dt: elapsed seconds per step when observations carry no ``dt`` key (the env's control
         period); ``None`` uses the preset's ``default_dt``.
+    :param critic_grad: let the value loss train the shared core (``True``); ``False`` detaches the
+        critic's input, so the core learns from the policy loss only and the critic trains its own MLP
+        head, as sb3-contrib's ``shared_lstm=True`` does.
     The remaining arguments are ``ActorCriticPolicy``'s.
     """
 
@@ -94,6 +97,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         core_kwargs: dict[str, Any] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         default_dt: float | None = None,
+        critic_grad: bool = True,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.Tanh,
         ortho_init: bool = True,
@@ -109,6 +113,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         if default_dt is not None and not default_dt > 0:
             raise ValueError(f"default_dt must be > 0 seconds, got {default_dt!r}")
         self.default_dt = float(default_dt if default_dt is not None else self.core_config.default_dt)
+        self.critic_grad = bool(critic_grad)
         super().__init__(
             observation_space,
             action_space,
@@ -146,6 +151,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
             core_kwargs=self.core_config_overrides(),
             tokenizer_kwargs=tokenizer_kwargs,
             default_dt=self.default_dt,
+            critic_grad=self.critic_grad,
             preset="cpu",
         )
         return data
@@ -160,7 +166,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         self, obs: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor, deterministic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
         batch, latent, states = self._run(obs, lstm_states.pi, episode_starts)
-        latent_pi, latent_vf = self.mlp_extractor(latent)
+        latent_pi, latent_vf = self._heads(latent)
         distribution = self._distribution(latent_pi, batch.action_mask)
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
@@ -183,7 +189,7 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         self, obs: torch.Tensor, actions: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         batch, latent, _ = self._run(obs, lstm_states.pi, episode_starts)
-        latent_pi, latent_vf = self.mlp_extractor(latent)
+        latent_pi, latent_vf = self._heads(latent)
         distribution = self._distribution(latent_pi, batch.action_mask)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
 
@@ -194,6 +200,11 @@ class LatentFlowPolicy(RecurrentActorCriticPolicy):
         batch = self.extract_features(obs)
         latent, states = self.lstm_actor(batch, states, episode_starts, self.default_dt)
         return batch, latent, states
+
+    def _heads(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actor and critic latents of the core's features (the critic's detached unless ``critic_grad``)."""
+        critic_in = latent if self.critic_grad else latent.detach()
+        return self.mlp_extractor.forward_actor(latent), self.mlp_extractor.forward_critic(critic_in)
 
     def _distribution(self, latent_pi: torch.Tensor, action_mask: torch.Tensor | None) -> Distribution:
         if action_mask is None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.env_util import make_vec_env
 
 from envs.debug import CueMemoryEnv
@@ -120,6 +121,22 @@ def test_save_load_gives_the_same_actions(tmp_path) -> None:
     a2, s2 = loaded.predict(obs, state, np.zeros(2, bool), deterministic=True)
     assert np.array_equal(a1, a2)
     assert np.allclose(s1[0], s2[0]) and np.allclose(s1[1], s2[1])
+
+
+@pytest.mark.parametrize("critic_grad", [True, False])
+def test_critic_grad_decides_whether_the_value_loss_trains_the_core(critic_grad: bool) -> None:
+    model = make_model(n_envs=2, critic_grad=critic_grad)
+    policy = model.policy
+    obs = torch.as_tensor(model.env.reset())
+    state = torch.zeros(1, 2, policy.lstm_actor.hidden_size)
+    values, _, _ = policy.evaluate_actions(obs, torch.zeros(2), RNNStates((state, state), (state, state)),
+                                           torch.ones(2))
+    values.sum().backward()
+    core_grads = [p.grad for p in policy.lstm_actor.parameters() if p.grad is not None]
+    assert any(g.abs().sum() > 0 for g in core_grads) == critic_grad
+    assert policy.value_net.weight.grad.abs().sum() > 0  # the critic head learns either way
+    # a constructor argument, so SB3's save/load and the safe format keep it
+    assert policy._get_constructor_parameters()["critic_grad"] is critic_grad
 
 
 def test_bad_policy_kwargs_raise_value_error() -> None:
