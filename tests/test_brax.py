@@ -69,6 +69,13 @@ def test_import_without_jax_names_the_extra() -> None:
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+def test_import_drops_only_mjx_warp_notices() -> None:
+    code = "import envs.brax_backend.vec_env, envs.brax_backend.pick_place; print('imported')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.splitlines() == ["imported"], result.stdout + result.stderr[-2000:]
+
+
 def test_spaces_reset_and_infos(venv: BraxVecEnv) -> None:
     assert venv.observation_space.shape == gym.make("PickPlace-v0").observation_space.shape == (32,)
     assert venv.action_space.shape == (4,)

@@ -11,6 +11,9 @@ Nothing is imported here, so ``import envs.brax_backend`` works without JAX; the
 
 from __future__ import annotations
 
+import contextlib
+import io
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +34,24 @@ BRAX_ENV_IDS: tuple[str, ...] = ("BraxPickPlace-v0", *(f"brax/{name}" for name i
 
 BRAX_EPISODE_STEPS = {env_id: 200 if env_id == "BraxPickPlace-v0" else 1000 for env_id in BRAX_ENV_IDS}
 """Default step limit of each id: 200 as ``PickPlace-v0``, 1000 for Brax's envs (as Brax's training code)."""
+
+
+WARP_NOTICES = ("Failed to import warp:", "Failed to import mujoco_warp:")
+"""Lines MuJoCo MJX prints when its optional Warp (NVIDIA GPU) back end is not installed; this package
+does not use Warp, so ``without_warp_notice`` drops them."""
+
+
+@contextlib.contextmanager
+def without_warp_notice() -> Iterator[None]:
+    """Import Brax/MJX without MJX's printed Warp notices; every other printed line is passed on."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            if not line.startswith(WARP_NOTICES):
+                print(line)
 
 
 def is_brax_env_id(env_id: str) -> bool:

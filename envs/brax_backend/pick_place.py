@@ -23,15 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from envs.brax_backend import BRAX_INSTALL_HINT
+from envs.brax_backend import BRAX_INSTALL_HINT, without_warp_notice
 from envs.manipulation.base import CUBE_HALF_SIZE, CUBE_OBS_SIZE, GRIPPER_OBS_SIZE, PLACE_HEIGHT_TOLERANCE
 from envs.manipulation.pick_place import PickPlaceEnv
 
 try:
-    import jax
-    from brax.envs.base import PipelineEnv, State
-    from brax.io import mjcf
-    from jax import numpy as jnp
+    with without_warp_notice():
+        import jax
+        from brax.envs.base import PipelineEnv, State
+        from brax.io import mjcf
+        from jax import numpy as jnp
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError(BRAX_INSTALL_HINT) from err
 

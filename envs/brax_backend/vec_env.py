@@ -23,13 +23,14 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from envs.brax_backend import BRAX_EPISODE_STEPS, BRAX_INSTALL_HINT
+from envs.brax_backend import BRAX_EPISODE_STEPS, BRAX_INSTALL_HINT, without_warp_notice
 
 try:
-    import jax
-    from brax import envs as brax_envs
-    from brax.envs.base import Env, State
-    from jax import numpy as jnp
+    with without_warp_notice():
+        import jax
+        from brax import envs as brax_envs
+        from brax.envs.base import Env, State
+        from jax import numpy as jnp
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError(BRAX_INSTALL_HINT) from err
 
