@@ -69,6 +69,24 @@ def test_import_without_jax_names_the_extra() -> None:
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
+def test_compilation_cache_defaults_and_respects_the_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from envs.brax_backend.vec_env import default_cache_dir, enable_compilation_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "latentflow" / "jax"
+    previous = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "")  # the user turned it off
+        enable_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir is None
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+        enable_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "latentflow" / "jax")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
+
+
 def test_import_drops_only_mjx_warp_notices() -> None:
     code = "import envs.brax_backend.vec_env, envs.brax_backend.pick_place; print('imported')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.brax_backend import BRAX_INSTALL_HINT
-from envs.brax_backend.vec_env import make_brax_env
+from envs.brax_backend.vec_env import enable_compilation_cache, make_brax_env
 
 try:
     import jax
@@ -51,6 +51,7 @@ class BraxGymEnv(gym.Env):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         kwargs.pop("max_episode_steps", None)  # the TimeLimit wrapper applies it
+        enable_compilation_cache()
         self.brax_env, _ = make_brax_env(name, **kwargs)
         self.name, self.render_mode, self._size = name, render_mode, (int(height), int(width))
         self.dt = float(self.brax_env.dt)
