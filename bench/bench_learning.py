@@ -53,7 +53,8 @@ def linear(start: float) -> Callable[[float], float]:
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, out_dir: Path,
-        schedule: str, policy: str, lr: float | None = None, detached_critic: bool = False) -> dict:
+        schedule: str, policy: str, lr: float | None = None, detached_critic: bool = False,
+        default_dt: float | None = None) -> dict:
     """Train one seed; returns the summary row and writes the curve CSV."""
     spec = HYPERPARAMS[env_id]
     algo = dict(spec["algo"])
@@ -67,6 +68,8 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
     policy_class: str | type = LatentFlowPolicy
     if detached_critic:  # the value loss trains the critic head only, not the shared core
         policy_kwargs["critic_grad"] = False
+    if default_dt is not None:  # seconds the worker integrates per step (the preset's 0.05 otherwise)
+        policy_kwargs["default_dt"] = default_dt
     if policy == "mlp_lstm":  # rl-zoo's own policy for these envs, as a check of the settings
         policy_class, lstm_kwargs = baseline_policy(env.observation_space)
         policy_kwargs.update(lstm_kwargs, enable_critic_lstm=True, activation_fn=torch.nn.ReLU)
@@ -82,7 +85,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
     elapsed = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ("" if policy == "latentflow" else f"_{policy}") + ("" if lr is None else f"_lr{lr:g}") + (
-        "_detached" if detached_critic else "")
+        "_detached" if detached_critic else "") + ("" if default_dt is None else f"_dt{default_dt:g}")
     with open(out_dir / f"{env_id}_seed{seed}{suffix}.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["timesteps", "mean_eval_return"])
@@ -91,7 +94,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
     first_hit = next((t for t, r, _ in curve if r >= spec["target"]), None)
     return {
         "env": env_id + ("" if policy == "latentflow" else f" ({policy})") + ("" if lr is None else f" lr {lr:g}")
-        + (" detached critic" if detached_critic else ""),
+        + (" detached critic" if detached_critic else "") + ("" if default_dt is None else f" dt {default_dt:g}"),
         "seed": seed,
         "schedule": schedule if spec["decay"] else "constant",
         "steps": model.num_timesteps, "final": curve[-1][1] if curve else float("nan"), "best": best,
@@ -112,6 +115,8 @@ def main() -> None:
     parser.add_argument("--schedule", choices=["linear", "constant"], default="linear")
     parser.add_argument("--detached-critic", action="store_true",
                         help="LatentFlowPolicy(critic_grad=False): the value loss does not train the core")
+    parser.add_argument("--default-dt", type=float, default=None,
+                        help="LatentFlowPolicy(default_dt=...): seconds the worker integrates per env step")
     parser.add_argument("--out", type=Path, default=Path("docs/bench_learning.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -125,7 +130,7 @@ def main() -> None:
         )
     for seed in args.seeds:
         r = run(args.env, seed, args.steps, args.eval_every, args.eval_episodes, args.out.parent / "learning",
-                args.schedule, args.policy, args.lr, args.detached_critic)
+                args.schedule, args.policy, args.lr, args.detached_critic, args.default_dt)
         hit = r["first_hit"] if r["first_hit"] is not None else "not reached"
         row = (f"| {r['env']} | {r['seed']} | {r['schedule']} | {r['steps']:,} | {r['final']:.1f} | {r['best']:.1f} "
                f"| {r['target']:.0f} | {hit} | {r['minutes']:.1f} | {r['steps_per_s']:.0f} |\n")
