@@ -311,6 +311,7 @@ def test_gymnasium_view_seeds_steps_and_renders(gym_env: gym.Env) -> None:
     assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.std() > 0
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         gym_env.step(np.zeros(3, dtype=np.float32))
+    assert gym_env.unwrapped._step_fn._cache_size() == 1  # states from reset and step share one compile
 
 
 def test_many_envs_step_without_hanging() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.brax_backend import BRAX_INSTALL_HINT
-from envs.brax_backend.vec_env import enable_compilation_cache, make_brax_env
+from envs.brax_backend.vec_env import enable_compilation_cache, make_brax_env, without_weak_types
 
 try:
     import jax
@@ -54,13 +54,15 @@ class BraxGymEnv(gym.Env):
         enable_compilation_cache()
         self.brax_env, _ = make_brax_env(name, **kwargs)
         self.name, self.render_mode, self._size = name, render_mode, (int(height), int(width))
-        self.dt = float(self.brax_env.dt)
-        self.metadata = {**self.metadata, "render_fps": max(round(1.0 / self.dt), 1)}
+        if hasattr(self.brax_env, "sys"):  # physics envs; Brax's "fast" test env has no system and no dt
+            self.dt = float(self.brax_env.dt)
+            self.metadata = {**self.metadata, "render_fps": max(round(1.0 / self.dt), 1)}
         obs_shape = jax.eval_shape(self.brax_env.reset, jax.ShapeDtypeStruct((2,), jnp.uint32)).obs.shape
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=obs_shape, dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.brax_env.action_size,), dtype=np.float32)
-        self._reset_fn = jax.jit(self.brax_env.reset)
-        self._step_fn = jax.jit(self.brax_env.step)
+        # strong types on both outputs, so that states from reset and from step share one compiled step
+        self._reset_fn = jax.jit(lambda key: without_weak_types(self.brax_env.reset(key)))
+        self._step_fn = jax.jit(lambda state, action: without_weak_types(self.brax_env.step(state, action)))
         self._state: Any = None
         self._renderer: _Renderer | None = None
 
@@ -87,6 +89,8 @@ class BraxGymEnv(gym.Env):
         if self.render_mode != "rgb_array" or self._state is None:
             return None
         if self._renderer is None:
+            if not hasattr(self.brax_env, "sys"):
+                raise ValueError(f"{self.name} has no MuJoCo model to render")
             self._renderer = _Renderer(self.brax_env, self.name, *self._size)
         target = self._state.info.get("target")
         return self._renderer.draw(np.asarray(self._state.pipeline_state.qpos),

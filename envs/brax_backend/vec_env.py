@@ -184,7 +184,7 @@ class BraxVecEnv(VecEnv):
         if state.obs.shape != (self.num_envs, *self.observation_space.shape):
             raise ValueError(f"state.obs must have shape {(self.num_envs, *self.observation_space.shape)}")
         carry = Carry(state, jnp.zeros(self.num_envs, dtype=jnp.int32), self._carry.rng)
-        self._carry = _strong(jax.device_put(carry, self._device))
+        self._carry = without_weak_types(jax.device_put(carry, self._device))
         return np.array(state.obs, dtype=np.float32)
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -288,16 +288,17 @@ def _batched(fn: Any, chunk: int | None) -> Any:
     return run
 
 
-def _strong(carry: Carry) -> Carry:
-    """``carry`` without weak types, so that the carries of reset and step share one compiled step."""
-    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), carry)
+def without_weak_types(tree: Any) -> Any:
+    """``tree`` with every weakly typed leaf made strong, so that the states that reset and step return have
+    the same types and feed one compiled step (a weak ``reward`` from reset would compile a second one)."""
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), tree)
 
 
 def _reset_batch(env: Env, chunk: int | None, keys: jax.Array) -> Carry:
     """Fresh batch from ``keys`` ``(e, 2)``; each env keeps a derived key for its auto-resets."""
     state = _batched(env.reset, chunk)(keys)
     rng = jax.vmap(lambda key: jax.random.fold_in(key, 1))(keys)
-    return _strong(Carry(state, jnp.zeros(keys.shape[0], dtype=jnp.int32), rng))
+    return without_weak_types(Carry(state, jnp.zeros(keys.shape[0], dtype=jnp.int32), rng))
 
 
 def _step_batch(
@@ -319,7 +320,7 @@ def _step_batch(
     next_state = jax.tree.map(pick, fresh, state)
     metrics = {k: state.metrics[k] for k in INFO_METRICS if k in state.metrics}
     out = StepOut(next_state.obs, state.obs, state.reward, terminated, truncated, metrics)
-    return _strong(Carry(next_state, jnp.where(done, 0, steps), keys[:, 1])), out
+    return without_weak_types(Carry(next_state, jnp.where(done, 0, steps), keys[:, 1])), out
 
 
 def _metric_info(metrics: dict[str, np.ndarray], i: int) -> dict[str, Any]:
