@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -30,12 +31,16 @@ def main() -> None:
     args = parser.parse_args()
     fig, axes = plt.subplots(1, len(TARGETS), figsize=(11, 4))
     for ax, (env_id, target) in zip(axes, TARGETS.items(), strict=True):
+        colors: dict[str, Any] = {}  # one color per variant (the file name without env and seed), seeds alike
         for path in sorted(args.dir.glob(f"{env_id}_seed*.csv")):
             steps, returns = read_curve(path)
-            ax.plot(steps, returns, marker="o", ms=3, label=path.stem.removeprefix(f"{env_id}_"))
+            variant = path.stem.removeprefix(f"{env_id}_seed").partition("_")[2] or "default"
+            label = None if variant in colors else variant
+            colors.setdefault(variant, plt.cm.tab10(len(colors) % 10))
+            ax.plot(steps, returns, marker="o", ms=3, lw=1, color=colors[variant], label=label)
         ax.axhline(target, color="k", ls="--", lw=0.8, label="target")
         ax.set(title=env_id, xlabel="env steps", ylabel="mean eval return")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, title="variant (all seeds)", title_fontsize=7)
     fig.tight_layout()
     out = args.dir / "curves.png"
     fig.savefig(out, dpi=100)
