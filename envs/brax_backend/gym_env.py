@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.brax_backend import BRAX_INSTALL_HINT
-from envs.brax_backend.vec_env import enable_compilation_cache, make_brax_env, without_weak_types
+from envs.brax_backend.vec_env import enable_compilation_cache, make_brax_env, metric_info, without_weak_types
 
 try:
     import jax
@@ -105,12 +105,7 @@ class BraxGymEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         """``stage`` (int), ``is_success`` (bool) and the ``reward_*`` terms of the current state."""
         metrics = jax.device_get(self._state.metrics)
-        info: dict[str, Any] = {k: float(v) for k, v in metrics.items() if k.startswith("reward_")}
-        if "stage" in metrics:
-            info["stage"] = int(metrics["stage"])
-        if "is_success" in metrics:
-            info["is_success"] = bool(metrics["is_success"] > 0.5)
-        return info
+        return {**{k: float(v) for k, v in metrics.items() if k.startswith("reward_")}, **metric_info(metrics)}
 
 
 class _Renderer:

@@ -163,7 +163,7 @@ class BraxVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         metrics = jax.device_get(self._carry.state.metrics)
-        self.reset_infos = [_metric_info(metrics, i) for i in range(self.num_envs)]
+        self.reset_infos = [metric_info({k: v[i] for k, v in metrics.items()}) for i in range(self.num_envs)]
         return np.array(self._carry.state.obs, dtype=np.float32)
 
     @property
@@ -189,22 +189,15 @@ class BraxVecEnv(VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         """Store ``actions`` ``(e, action_dim)`` for ``step_wait``; a wrong shape raises ``ValueError``."""
-        expected = (self.num_envs, *self.action_space.shape)
         actions = np.asarray(actions, dtype=np.float32)
-        if actions.shape != expected:
-            raise ValueError(f"actions must have shape {expected} (n_envs, action_dim), got {actions.shape}")
-        if self._carry is None:
-            raise RuntimeError("call reset() before step()")
+        self._check_actions(actions.shape, "reset()")
         self._actions = jax.device_put(actions, self._device)
 
     def step_wait(self) -> VecEnvStepReturn:
         """Step every env once (auto-resetting finished ones); SB3's ``(obs, rewards, dones, infos)``."""
-        # arguments rather than constants, so that changing them does not recompile
-        limit, auto = jnp.int32(self.max_episode_steps), jnp.bool_(self.auto_reset)
-        self._carry, out = self._step_fn(self._carry, self._actions, limit, auto)
-        out = jax.device_get(out)
+        out = jax.device_get(self._advance(self._actions))
         dones = out.terminated | out.truncated
-        infos = [_metric_info(out.metrics, i) for i in range(self.num_envs)]
+        infos = [metric_info({k: v[i] for k, v in out.metrics.items()}) for i in range(self.num_envs)]
         for i in np.flatnonzero(dones):
             infos[i]["terminal_observation"] = np.array(out.terminal_obs[i])
             infos[i]["TimeLimit.truncated"] = bool(out.truncated[i])
@@ -224,17 +217,26 @@ class BraxVecEnv(VecEnv):
         them as read-only, clone before changing them. No ``infos`` dicts are built; ``metrics`` holds
         ``stage`` and ``is_success`` as tensors. SB3 itself needs numpy, so its rollouts use ``step``.
         """
-        expected = (self.num_envs, *self.action_space.shape)
-        if tuple(actions.shape) != expected:
-            raise ValueError(f"actions must have shape {expected} (n_envs, action_dim), got {tuple(actions.shape)}")
-        if self._carry is None:
-            raise RuntimeError("call reset_torch() before step_torch()")
-        limit, auto = jnp.int32(self.max_episode_steps), jnp.bool_(self.auto_reset)
-        actions = jax.device_put(from_torch(actions.float()), self._device)
-        self._carry, out = self._step_fn(self._carry, actions, limit, auto)
+        self._check_actions(tuple(actions.shape), "reset_torch()")
+        out = self._advance(jax.device_put(from_torch(actions.float()), self._device))
         return TorchStep(obs=to_torch(out.obs), reward=to_torch(out.reward), terminated=to_torch(out.terminated),
                          truncated=to_torch(out.truncated), terminal_obs=to_torch(out.terminal_obs),
                          metrics={k: to_torch(v) for k, v in out.metrics.items()})
+
+    def _check_actions(self, shape: tuple[int, ...], reset_name: str) -> None:
+        """``ValueError`` unless ``shape == (n_envs, action_dim)``; ``RuntimeError`` before the first reset."""
+        expected = (self.num_envs, *self.action_space.shape)
+        if shape != expected:
+            raise ValueError(f"actions must have shape {expected} (n_envs, action_dim), got {shape}")
+        if self._carry is None:
+            raise RuntimeError(f"call {reset_name} before stepping")
+
+    def _advance(self, actions: jax.Array) -> StepOut:
+        """Run the jitted batch step on device ``actions``; keeps the new carry, returns the step's outputs."""
+        # arguments rather than constants, so that changing them does not recompile
+        limit, auto = jnp.int32(self.max_episode_steps), jnp.bool_(self.auto_reset)
+        self._carry, out = self._step_fn(self._carry, actions, limit, auto)
+        return out
 
     def close(self) -> None:
         """Drop the batch state (nothing else to release)."""
@@ -323,13 +325,13 @@ def _step_batch(
     return without_weak_types(Carry(next_state, jnp.where(done, 0, steps), keys[:, 1])), out
 
 
-def _metric_info(metrics: dict[str, np.ndarray], i: int) -> dict[str, Any]:
-    """Info dict of env ``i``: ``stage`` as int and ``is_success`` as bool when reported."""
+def metric_info(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Info dict of one env from its metrics: ``stage`` as int and ``is_success`` as bool when reported."""
     info: dict[str, Any] = {}
     if "stage" in metrics:
-        info["stage"] = int(metrics["stage"][i])
+        info["stage"] = int(metrics["stage"])
     if "is_success" in metrics:
-        info["is_success"] = bool(metrics["is_success"][i] > 0.5)
+        info["is_success"] = bool(metrics["is_success"] > 0.5)
     return info
 
 
@@ -407,13 +409,12 @@ def make_brax_env(env_id: str, **kwargs: Any) -> tuple[Env, int]:
         kwargs: ``max_episode_steps`` (optional) and the env's constructor arguments (Brax's own envs
             get ``backend="mjx"`` unless given).
     """
+    limit = kwargs.pop("max_episode_steps", BRAX_EPISODE_STEPS.get(env_id, 1000))
     if env_id == "BraxPickPlace-v0":
         from envs.brax_backend.pick_place import BraxPickPlace
 
-        limit = kwargs.pop("max_episode_steps", BRAX_EPISODE_STEPS[env_id])
         return BraxPickPlace(**kwargs), limit
     if env_id.startswith("brax/"):
-        limit = kwargs.pop("max_episode_steps", 1000)
         return _get_brax_env(env_id.removeprefix("brax/"), **{"backend": "mjx", **kwargs}), limit
     raise ValueError(f"unknown env_id {env_id!r}: use 'BraxPickPlace-v0' or 'brax/<name>' (e.g. 'brax/ant')")
 
